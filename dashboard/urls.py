@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.generic.base import RedirectView
+
+from dashboard.views import cases, health, talkdesk
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/cases/", permanent=False), name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("talkdesk/connect/", talkdesk.connect, name="talkdesk-connect"),
+    path("talkdesk/sign-in/", talkdesk.sign_in, name="talkdesk-sign-in"),
+    path("talkdesk/callback/", talkdesk.callback, name="talkdesk-callback"),
+    path("talkdesk/disconnect/", talkdesk.disconnect, name="talkdesk-disconnect"),
+    path("cases/", cases.case_list, name="cases"),
+    path("cases/<str:case_id>/", cases.case_detail, name="case-detail"),
+]

@@ -1,0 +1,363 @@
+"""The case browser (/cases/) and one case (/cases/<id>/)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from dashboard.connection import NotConnected, account_key, client_for
+from dashboard.forms import CUSTOM_FIELD_PREFIX, PER_PAGE_CHOICES, PRESETS, CaseFilterForm
+from dashboard.presentation import (
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    PRESENTATION_PARAMETERS,
+    active_filters,
+    chosen_columns,
+    pager,
+    sort_headers,
+    summary,
+    table_rows,
+)
+from dashboard.talkdesk import (
+    Case,
+    CaseField,
+    CasePage,
+    CaseQuery,
+    Forbidden,
+    RateLimited,
+    ReconnectRequired,
+    TalkdeskClient,
+    TalkdeskError,
+    Unauthorized,
+    UpstreamTimeout,
+    User,
+)
+from dashboard.talkdesk.params import PER_PAGE_DEFAULT, encode_case_query
+
+logger = logging.getLogger(__name__)
+
+METADATA_CACHE_SECONDS = 300
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _cache_key(*parts: str) -> str:
+    return "casebook:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def case_fields(client: TalkdeskClient) -> tuple[CaseField, ...]:
+    """The account's custom fields, shared by the account's users for a few minutes."""
+    key = _cache_key("fields", account_key())
+    fields: tuple[CaseField, ...] | None = cache.get(key)
+    if fields is None:
+        fields = client.list_case_fields()
+        cache.set(key, fields, METADATA_CACHE_SECONDS)
+    return fields
+
+
+def agents(client: TalkdeskClient | None) -> dict[str, User]:
+    """Talkdesk users by id for the agent picker; {} when unavailable (the page still works)."""
+    key = _cache_key("users", account_key())
+    users: tuple[User, ...] | None = cache.get(key)
+    if users is None and client is not None:
+        try:
+            users = client.all_users()
+        except TalkdeskError as exc:
+            logger.info("agent list unavailable: %s", exc.message)
+            return {}
+        cache.set(key, users, METADATA_CACHE_SECONDS)
+    return {user.id: user for user in sorted(users or (), key=lambda u: u.name.casefold())}
+
+
+def fetch_cases(
+    request: HttpRequest, client: TalkdeskClient, query: CaseQuery, *, refresh: bool = False
+) -> tuple[CasePage, Any]:
+    """The page for this query, from the per-user cache when the same query ran moments ago."""
+    wire = encode_case_query(query)
+    key = _cache_key("cases", str(request.user.pk), account_key(), repr(wire))
+    cached = None if refresh else cache.get(key)
+    if cached is not None:
+        page, fetched_at = cached
+        return page, fetched_at
+    page = client.list_cases(query)
+    _remember_about_values(page)
+    fetched_at = timezone.now()
+    cache.set(key, (page, fetched_at), settings.CASES_CACHE_SECONDS)
+    return page, fetched_at
+
+
+def error_status(error: TalkdeskError) -> int:
+    """DESIGN §1.4: what an upstream failure means for our own response."""
+    if isinstance(error, UpstreamTimeout):
+        return 504
+    if isinstance(error, RateLimited):
+        return 429
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, Unauthorized):
+        return 200  # the page explains and offers to reconnect
+    return 502
+
+
+def _upstream_query(query: QueryDict) -> QueryDict:
+    cleaned = query.copy()
+    for name in PRESENTATION_PARAMETERS:
+        cleaned.pop(name, None)
+    return cleaned
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@cache_control(private=True, no_store=True)
+def case_list(request: HtmxHttpRequest) -> HttpResponse:
+    params = request.GET
+    columns = chosen_columns(params)
+    ctx: dict[str, Any] = {
+        "columns": columns,
+        "all_columns": COLUMNS,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "presets": PRESETS,
+        "query_string": params.urlencode(),
+        "refresh_url": "?" + (params.urlencode() + "&" if params else "") + "refresh=1",
+        "clean_url": "?" + _upstream_query(params).urlencode() if params else "/cases/",
+    }
+    status = 200
+    full_page = not (request.htmx and not request.htmx.boosted)
+    wants_fields = full_page or any(name.startswith(CUSTOM_FIELD_PREFIX) for name in params)
+    try:
+        client = client_for(request.user)
+        fields = case_fields(client) if wants_fields else ()
+    except NotConnected:
+        client, fields = None, ()
+        ctx["not_connected"] = True
+    except ReconnectRequired:
+        client, fields = None, ()
+        ctx["not_connected"] = ctx["reconnect"] = True
+    except TalkdeskError as exc:
+        client, fields = None, ()
+        ctx["error"] = exc
+        status = error_status(exc)
+    form = CaseFilterForm(params, custom_fields=fields)
+    people = agents(client) if client is not None and (full_page or "agent_id" in params) else {}
+    ctx |= {"form": form, "agents": people, "custom_fields": form.custom_fields}
+
+    if client is not None:
+        if not form.is_valid():
+            status = 400
+        else:
+            query = form.to_query()
+            try:
+                page, fetched_at = fetch_cases(
+                    request, client, query, refresh=params.get("refresh") == "1"
+                )
+            except ReconnectRequired:
+                ctx["not_connected"] = ctx["reconnect"] = True
+            except TalkdeskError as exc:
+                ctx["error"] = exc
+                status = error_status(exc)
+            else:
+                detail_query = _without_case(params)
+                ctx |= {
+                    "page": page,
+                    "fetched_at": fetched_at,
+                    "rows": table_rows(page.cases, columns, detail_query),
+                    "pager": pager(params, page.page, page.page_count),
+                    "headers": sort_headers(params, columns, query.order_by, query.sort),
+                    "query": query,
+                }
+    chips = active_filters(form, params, people) if client is not None and form.is_valid() else []
+    ctx |= {"chips": chips, "summary": summary(chips)}
+    ctx |= _form_context(form, params, columns, chips)
+    if isinstance(ctx.get("error"), TalkdeskError):
+        ctx["error_kind"] = (
+            "timeout"
+            if isinstance(ctx["error"], UpstreamTimeout)
+            else "rate"
+            if isinstance(ctx["error"], RateLimited)
+            else "upstream"
+        )
+    if (case_id := params.get("case", "")).isdigit() and client is not None and full_page:
+        ctx |= _detail_context(client, case_id)
+
+    if not full_page:
+        # The form's own changes do not re-render the form (the person may be typing in it);
+        # every other trigger (a chip, a header, the pager) brings the form back in step.
+        ctx["swap_form"] = request.htmx.trigger != "filters"
+        return render(request, "cases/list.html#results", ctx, status=status)
+    return render(request, "cases/list.html", ctx, status=status)
+
+
+QUICK_FILTERS = ("status", "priority", "type")
+# Parameters shown in the bar itself; everything else counts towards the "+ Filter" badge.
+BAR_PARAMETERS = {"title", "status", "priority", "type", "agent_id", "update_at_after",
+                  "update_at_before", "per_page", "page", "order_by", "sort", "columns", "case",
+                  "refresh"}  # fmt: skip
+
+
+def _link(params: QueryDict, **changes: str | None) -> str:
+    changed = params.copy()
+    for name in ("page", "case", "refresh"):
+        changed.pop(name, None)
+    for name, value in changes.items():
+        if value is None:
+            changed.pop(name, None)
+        else:
+            changed[name] = value
+    encoded = changed.urlencode()
+    return f"?{encoded}" if encoded else "/cases/"
+
+
+def _form_context(
+    form: CaseFilterForm, params: QueryDict, columns: tuple[str, ...], chips: list[Any]
+) -> dict[str, Any]:
+    """What the filter bar and panel need beyond the form itself."""
+    column_choices = []
+    for key, label in COLUMNS.items():
+        shown = key in columns
+        toggled = [c for c in COLUMNS if (c in columns) != (c == key)]
+        value = None if tuple(toggled) == DEFAULT_COLUMNS or not toggled else ",".join(toggled)
+        column_choices.append({"label": label, "shown": shown, "url": _link(params, columns=value)})
+    current_after = params.get("update_at_after", "")
+    update_presets = [
+        {"label": "Any time", "url": _link(params, update_at_after=None, update_at_before=None),
+         "current": not current_after and not params.get("update_at_before")},
+        *(
+            {"label": label.capitalize(), "url": _link(params, update_at_after=value, update_at_before=None),
+             "current": current_after == value and not params.get("update_at_before")}
+            for value, label in PRESETS.items()
+        ),
+    ]  # fmt: skip
+    kept_state = [
+        (name, params[name]) for name in ("order_by", "sort", "columns") if params.get(name)
+    ]
+    error_items = [
+        ("" if name == "__all__" else str(form[name].label if name in form.fields else name), errors[0])
+        for name, errors in form.errors.items()
+    ] if form.is_bound else []  # fmt: skip
+    per_page = params.get("per_page", "")
+    return {
+        "quick_filters": [form[name] for name in QUICK_FILTERS],
+        "custom_field_inputs": [form[CUSTOM_FIELD_PREFIX + key] for key in form.custom_fields],
+        "column_choices": column_choices,
+        "update_presets": update_presets,
+        "kept_state": kept_state,
+        "error_items": error_items,
+        "panel_active": sum(1 for name in set(params) if name not in BAR_PARAMETERS),
+        "current_per_page": int(per_page) if per_page.isdigit() else PER_PAGE_DEFAULT,
+        "timezone_name": timezone.get_current_timezone_name(),
+        "about_values": _seen_about_values(),
+        "loosen": chips[-1] if chips else None,
+        "first_page_url": _link(params),
+    }
+
+
+def _seen_about_values() -> list[str]:
+    return sorted(cache.get(_cache_key("about", account_key())) or ())
+
+
+def _remember_about_values(page: CasePage) -> None:
+    """Talkdesk has no endpoint for the account's About values, so suggest those seen."""
+    key = _cache_key("about", account_key())
+    seen: set[str] = set(cache.get(key) or ())
+    fresh = {case.about for case in page.cases if case.about} - seen
+    if fresh:
+        cache.set(key, sorted(seen | fresh)[:200], 86400)
+
+
+def _without_case(params: QueryDict) -> str:
+    remaining = params.copy()
+    for name in ("case", "refresh"):
+        remaining.pop(name, None)
+    return remaining.urlencode()
+
+
+def _detail_context(client: TalkdeskClient, case_id: str) -> dict[str, Any]:
+    try:
+        case = client.get_case(case_id)
+    except ReconnectRequired:
+        return {
+            "detail_error": "Your Talkdesk connection needs to be renewed.",
+            "detail_status": 200,
+        }
+    except TalkdeskError as exc:
+        return {
+            "detail_error": exc.message,
+            "detail_status": error_status(exc) if exc.status != 404 else 404,
+        }
+    others: tuple[Case, ...] = ()
+    others_error = ""
+    if case.requester_id:
+        try:
+            recent = client.list_cases(
+                CaseQuery(
+                    requester_id=case.requester_id, per_page=6, order_by="create_at", sort="DESC"
+                )
+            )
+            others = tuple(other for other in recent.cases if other.id != case.id)[:5]
+        except TalkdeskError as exc:
+            others_error = exc.message
+    fields = {}
+    with contextlib.suppress(TalkdeskError):
+        fields = {field.key: field for field in case_fields(client)}
+    custom = [
+        (
+            fields[item.key].name if item.key in fields else (item.name or item.key),
+            _custom_display(item.value, fields.get(item.key)),
+        )
+        for item in case.custom_fields
+    ]
+    return {
+        "case": case,
+        "custom": custom,
+        "others": others,
+        "others_error": others_error,
+        "detail_status": 200,
+    }
+
+
+def _custom_display(value: Any, field: CaseField | None) -> str:
+    options = {option.key: option.value for option in field.options} if field else {}
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        return ", ".join(options.get(str(item), str(item)) for item in value) or "—"
+    if value is None or value == "":
+        return "—"
+    return options.get(str(value), str(value))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@cache_control(private=True, no_store=True)
+def case_detail(request: HtmxHttpRequest, case_id: str) -> HttpResponse:
+    ctx: dict[str, Any] = {"case_id": case_id}
+    if not case_id.isdigit() or len(case_id) > 19:
+        ctx |= {"detail_error": "Case ids are numbers.", "detail_status": 404}
+    else:
+        try:
+            client = client_for(request.user)
+        except NotConnected:
+            ctx["not_connected"] = True
+        else:
+            ctx |= _detail_context(client, case_id)
+    status = ctx.get("detail_status", 200)
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "cases/detail.html#panel", ctx, status=status)
+    return render(request, "cases/detail.html", ctx, status=status)
+
+
+__all__ = ["CUSTOM_FIELD_PREFIX", "case_detail", "case_list"]
