@@ -202,6 +202,25 @@ def client_for(user: AbstractBaseUser | AnonymousUser) -> TalkdeskClient:
     )
 
 
+def fan_out_client_for(user: AbstractBaseUser | AnonymousUser) -> TalkdeskClient:
+    """A client for many concurrent calls (exports, the queue overview).
+
+    The token is made fresh once, here, in the calling thread; the client then carries that
+    token as a plain string, so worker threads never refresh (nor touch the database). A token
+    living 10 minutes outlasts any fan-out we do; an upstream 401 in a worker is an error.
+    """
+    connection = connection_of(user)
+    if connection is None or not is_configured():
+        raise NotConnected
+    token = ConnectionTokens(connection).access_token()
+    return TalkdeskClient(
+        settings.TALKDESK_API_URL,
+        token,
+        transport=shared_transport(),
+        array_encoding=ArrayEncoding(settings.TALKDESK_ARRAY_ENCODING),
+    )
+
+
 __all__ = [
     "ConnectionTokens",
     "NotConnected",
@@ -209,6 +228,7 @@ __all__ = [
     "account_key",
     "client_for",
     "connection_of",
+    "fan_out_client_for",
     "forget_tokens",
     "is_configured",
     "oauth_config",

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic.base import RedirectView
 
-from dashboard.views import cases, health, talkdesk
+from dashboard.views import cases, export, health, queues, saved_views, talkdesk
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/cases/", permanent=False), name="home"),
@@ -22,5 +22,10 @@ urlpatterns = [
     path("talkdesk/callback/", talkdesk.callback, name="talkdesk-callback"),
     path("talkdesk/disconnect/", talkdesk.disconnect, name="talkdesk-disconnect"),
     path("cases/", cases.case_list, name="cases"),
+    path("cases/export.csv", export.export_csv, name="cases-export"),
     path("cases/<str:case_id>/", cases.case_detail, name="case-detail"),
+    path("views/", saved_views.view_list, name="views"),
+    path("views/sidebar/", saved_views.sidebar, name="views-sidebar"),
+    path("views/<slug:slug>/", saved_views.view_open, name="view-open"),
+    path("queues/", queues.queue_overview, name="queues"),
 ]

@@ -170,8 +170,9 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
                 ctx["error"] = exc
                 status = error_status(exc)
             else:
-                detail_query = _without_case(params)
+                detail_query = _without(params, "case", "refresh")
                 ctx |= {
+                    "export_query": _without(params, "page", "per_page", "case", "refresh"),
                     "page": page,
                     "fetched_at": fetched_at,
                     "rows": table_rows(page.cases, columns, detail_query),
@@ -278,9 +279,9 @@ def _remember_about_values(page: CasePage) -> None:
         cache.set(key, sorted(seen | fresh)[:200], 86400)
 
 
-def _without_case(params: QueryDict) -> str:
+def _without(params: QueryDict, *names: str) -> str:
     remaining = params.copy()
-    for name in ("case", "refresh"):
+    for name in names:
         remaining.pop(name, None)
     return remaining.urlencode()
 
