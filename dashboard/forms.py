@@ -101,6 +101,8 @@ def resolve_moment(value: str, *, end_of_day: bool, now: datetime | None = None)
 class EnumMultipleChoiceField(forms.MultipleChoiceField):
     """Accepts the API's values in any letter case with `_`, `-` or space (`on-hold`)."""
 
+    widget = forms.CheckboxSelectMultiple
+
     def to_python(self, value: Any) -> list[str]:
         return [normalise_enum(str(item)) for item in super().to_python(value) if str(item).strip()]
 
@@ -377,6 +379,8 @@ def _custom_field_input(field: CaseField) -> forms.Field:
 
 
 class _MultiOptionField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
     def clean(self, value: Any) -> tuple[str, ...]:
         return tuple(super().clean(value))
 

@@ -119,7 +119,8 @@ def table_rows(cases: Iterable[Case], columns: Sequence[str], detail_query: str)
             "id": format_html('<a href="{}" tabindex="-1">{}</a>', link, case.id),
             "title": format_html(
                 '<a class="truncate case-link" href="{}" title="{}" hx-get="{}" '
-                'hx-target="#detail-panel" hx-swap="innerHTML" hx-push-url="{}">{}</a>',
+                'hx-target="#detail-panel" hx-swap="innerHTML" hx-indicator="#detail-panel" '
+                'hx-push-url="{}">{}</a>',
                 link,
                 case.title,
                 link,

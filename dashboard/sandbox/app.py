@@ -1272,7 +1272,10 @@ class SandboxApp:
                 ("X-Frame-Options", "DENY"),
                 (
                     "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                    # Chrome applies form-action to the redirect that follows the POST too,
+                    # so the (registered, already checked) redirect URI's origin is allowed.
+                    "default-src 'none'; style-src 'unsafe-inline'; "
+                    f"form-action 'self' {_origin(redirect_uri)}",
                 ),
             ),
         )
@@ -1429,3 +1432,8 @@ def _field_json(definition: CustomField) -> dict[str, Any]:
         "created_at": definition.created_at,
         "updated_at": definition.updated_at,
     }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -634,9 +634,9 @@ class _Generator:
 
     def phone(self) -> str:
         country, digits = self.rng.choice(PHONE_PLANS)
-        first = str(self.rng.randint(2, 9))
-        rest = "".join(str(self.rng.randint(0, 9)) for _ in range(digits - 1))
-        return f"+{country}{first}{rest}"
+        first = self.rng.randint(2, 9)
+        rest = self.rng.randrange(10 ** (digits - 1))
+        return f"+{country}{first}{rest:0{digits - 1}d}"
 
     def person_name(self) -> tuple[str, str, str]:
         first, first_slug = self.rng.choice(FIRST_NAMES)

@@ -198,6 +198,8 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
         # The form's own changes do not re-render the form (the person may be typing in it);
         # every other trigger (a chip, a header, the pager) brings the form back in step.
         ctx["swap_form"] = request.htmx.trigger != "filters"
+        # Errors still appear beside their fields, in slots swapped out of band.
+        ctx["swap_errors"] = not ctx["swap_form"]
         return render(request, "cases/list.html#results", ctx, status=status)
     return render(request, "cases/list.html", ctx, status=status)
 
