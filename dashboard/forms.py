@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -53,6 +53,8 @@ PRESETS: dict[str, str] = {
     "week": "this week",
     "month": "this month",
 }
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 _RELATIVE = re.compile(r"-(\d{1,5})([hd])")
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -82,20 +84,20 @@ def resolve_moment(value: str, *, end_of_day: bool, now: datetime | None = None)
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        pass
+        try:
+            moment = datetime.fromisoformat(value.strip().replace(" ", "T").replace("z", "Z"))
+        except ValueError:
+            raise ValueError(
+                "Use a date (2024-05-31), a date and time (2024-05-31T14:00), "
+                "or one of today, week, month, -24h, -7d, -30d."
+            ) from None
     else:
         moment = datetime.combine(day, time.max if end_of_day else time.min)
-        return timezone.make_aware(moment, zone)
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "T").replace("z", "Z"))
-    except ValueError:
-        raise ValueError(
-            "Use a date (2024-05-31), a date and time (2024-05-31T14:00), "
-            "or one of today, week, month, -24h, -7d, -30d."
-        ) from None
-    if moment.year < 1970:
-        raise ValueError("Dates before 1970 are outside Talkdesk's range.")
-    return timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
+    moment = timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
+    # The wire format is a UTC instant between 1970 and 9999 (talkdesk-api.md §2.3).
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError("Dates must fall between 1970 and 9999.")
+    return moment
 
 
 class EnumMultipleChoiceField(forms.MultipleChoiceField):

@@ -27,5 +27,10 @@ urlpatterns = [
     path("views/", saved_views.view_list, name="views"),
     path("views/sidebar/", saved_views.sidebar, name="views-sidebar"),
     path("views/<slug:slug>/", saved_views.view_open, name="view-open"),
+    path("views/<slug:slug>/edit/", saved_views.view_edit, name="view-edit"),
+    path("views/<slug:slug>/update/", saved_views.view_update, name="view-update"),
+    path("views/<slug:slug>/delete/", saved_views.view_delete, name="view-delete"),
+    path("views/<slug:slug>/duplicate/", saved_views.view_duplicate, name="view-duplicate"),
+    path("views/<slug:slug>/pin/", saved_views.view_pin, name="view-pin"),
     path("queues/", queues.queue_overview, name="queues"),
 ]
