@@ -135,7 +135,7 @@ class RepeatedKeysTextarea(forms.Textarea):
 class CaseIdsField(forms.Field):
     """Case ids pasted as a list: separated by commas, spaces or new lines, or repeated keys."""
 
-    widget = RepeatedKeysTextarea
+    widget = RepeatedKeysTextarea(attrs={"rows": 2, "placeholder": "20808, 20807"})
 
     def to_python(self, value: Any) -> list[str]:
         items = value if isinstance(value, list) else [value or ""]

@@ -26,7 +26,9 @@ from dashboard.presentation import (
     active_filters,
     chosen_columns,
     pager,
+    priority_badge,
     sort_headers,
+    status_badge,
     summary,
     table_rows,
 )
@@ -325,6 +327,9 @@ def _detail_context(client: TalkdeskClient, case_id: str) -> dict[str, Any]:
     ]
     return {
         "case": case,
+        "status_badge": status_badge(case.status),
+        "priority_badge": priority_badge(case.priority),
+        "others_badged": [(other, status_badge(other.status)) for other in others],
         "custom": custom,
         "others": others,
         "others_error": others_error,
