@@ -168,3 +168,17 @@ def test_production_settings_pass_the_deployment_check() -> None:
     }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_traceback_is_logged_on_one_line() -> None:
+    import logging
+
+    from dashboard.logs import OneLineFormatter
+
+    try:
+        raise ValueError("boom\nsecond line")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    line = OneLineFormatter("%(levelname)s %(message)s").format(record)
+    assert "\n" not in line
+    assert "ValueError: boom" in line and "Traceback" in line
