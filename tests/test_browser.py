@@ -236,3 +236,20 @@ def test_invalid_input_shows_the_error_beside_the_field(signed_in_page: tuple[Pa
     expect(page.locator("#results")).to_contain_text("Some filters need fixing")
     expect(page.locator("#results")).to_contain_text("Requester phone")
     assert [p for p in watch.problems if "400" not in p] == []
+
+
+def test_the_agent_picker_narrows_as_you_type_and_filters_by_agent_id(
+    signed_in_page: tuple[Page, Watch], sandbox: Sandbox
+) -> None:
+    page, watch = signed_in_page
+    agent = sandbox.data.agents[5]
+    page.locator("summary", has_text="Agent").click()
+    page.fill("#agent-search", agent.name.split()[0].lower())
+    options = page.locator("#agent-options label:visible")
+    assert 1 < options.count() < len(sandbox.data.agents)
+    page.get_by_label(agent.name, exact=True).check()
+    expect(page).to_have_url(re.compile(rf"agent_id={agent.id}"))
+    assigned = sum(1 for case in sandbox.data.cases if case.agent and case.agent.id == agent.id)
+    expect(page.locator(".result-count")).to_contain_text(f"of {assigned:,}")
+    expect(page.locator(".chip", has_text=agent.name)).to_be_visible()
+    assert watch.problems == []

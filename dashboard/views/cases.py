@@ -184,7 +184,7 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
                 }
     chips = active_filters(form, params, people) if client is not None and form.is_valid() else []
     ctx |= {"chips": chips, "summary": summary(chips)}
-    ctx |= _form_context(form, params, columns, chips)
+    ctx |= _form_context(form, params, columns, chips, people)
     if isinstance(ctx.get("error"), TalkdeskError):
         ctx["error_kind"] = (
             "timeout"
@@ -226,8 +226,19 @@ def _link(params: QueryDict, **changes: str | None) -> str:
     return f"?{encoded}" if encoded else "/cases/"
 
 
+def _agent_name(agent_id: str, agents_by_id: dict[str, User]) -> str:
+    if not agent_id:
+        return ""
+    agent = agents_by_id.get(agent_id)
+    return agent.name if agent else agent_id
+
+
 def _form_context(
-    form: CaseFilterForm, params: QueryDict, columns: tuple[str, ...], chips: list[Any]
+    form: CaseFilterForm,
+    params: QueryDict,
+    columns: tuple[str, ...],
+    chips: list[Any],
+    agents_by_id: dict[str, User],
 ) -> dict[str, Any]:
     """What the filter bar and panel need beyond the form itself."""
     column_choices = []
@@ -256,6 +267,7 @@ def _form_context(
     per_page = params.get("per_page", "")
     return {
         "quick_filters": [form[name] for name in QUICK_FILTERS],
+        "selected_agent": _agent_name(params.get("agent_id", ""), agents_by_id),
         "custom_field_inputs": [form[CUSTOM_FIELD_PREFIX + key] for key in form.custom_fields],
         "column_choices": column_choices,
         "update_presets": update_presets,

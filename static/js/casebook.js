@@ -90,6 +90,20 @@
     }
   });
 
+  // A search box that narrows a list of options (the agent picker). Its typing is not a
+  // filter change, so it must not reach the filter form's hx-trigger.
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest("[data-filter-list]");
+    if (!box) { return; }
+    event.stopPropagation();
+    var needle = box.value.trim().toLowerCase();
+    var list = document.querySelector(box.getAttribute("data-filter-list"));
+    if (!list) { return; }
+    list.querySelectorAll("label[data-search]").forEach(function (label) {
+      label.hidden = needle !== "" && label.getAttribute("data-search").indexOf(needle) === -1;
+    });
+  }, true);
+
   // Keep the opened row highlighted, and move focus into the panel for screen readers.
   document.addEventListener("htmx:afterSwap", function (event) {
     var aside = panel();
