@@ -109,7 +109,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         name: value
         for name, value in os.environ.items()
         if not name.startswith(
-            ("TALKDESK_", "SECRET", "SECURE_", "TOKEN_", "DEBUG", "DATABASE_", "CACHE_")
+            ("TALKDESK_", "SECRET", "SECURE_", "TOKEN_", "DEBUG", "DATABASE_", "CACHE_", "DJANGO_")
         )
     }
     return subprocess.run(
