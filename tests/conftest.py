@@ -46,6 +46,8 @@ def talkdesk_settings(settings: Any, sandbox: Sandbox) -> Sandbox:
     settings.TALKDESK_CLIENT_SECRET = sandbox.client_secret
     settings.TALKDESK_REDIRECT_URI = TEST_REDIRECT_URI
     sandbox.register_redirect_uri(TEST_REDIRECT_URI)
+    # Password hashing is deliberately slow; tests sign in often and prove nothing with it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return sandbox
 
 

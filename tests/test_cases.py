@@ -270,3 +270,14 @@ def test_an_unknown_case_is_a_404_with_a_message(manager_client: Client) -> None
     response = manager_client.get("/cases/99999999/")
     assert response.status_code == 404
     assert "Can't show this case" in response.content.decode()
+
+
+def test_empty_inputs_never_reach_the_shared_link(
+    manager_client: Client, htmx: dict[str, str]
+) -> None:
+    submitted = "/cases/?title=&status=OPEN&ids=&about=&agent_id=&per_page=25&cf_text1="
+    page = manager_client.get(submitted)
+    assert page.status_code == 302
+    assert page["Location"] == "/cases/?status=OPEN&per_page=25"
+    fragment = manager_client.get(submitted + "&refresh=1", headers=htmx)
+    assert fragment["HX-Push-Url"] == "/cases/?status=OPEN&per_page=25"

@@ -103,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 stalls a burst of new connections (fan-outs of
+    # dozens of calls) for a second; Talkdesk's load balancers accept them at once.
+    request_queue_size = 128
     app: SandboxApp
 
     def __init__(self, host: str, port: int, access_log: TextIO | None) -> None:

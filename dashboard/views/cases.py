@@ -10,11 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
 from django_htmx.middleware import HtmxDetails
 
 from dashboard.connection import NotConnected, account_key, client_for
@@ -126,7 +127,13 @@ def _upstream_query(query: QueryDict) -> QueryDict:
 @vary_on_headers("HX-Request")
 @cache_control(private=True, no_store=True)
 def case_list(request: HtmxHttpRequest) -> HttpResponse:
-    params = request.GET
+    # A submitted form carries every input, empty ones too; the link people share should
+    # not. Browsers without htmx are sent to the clean URL, htmx is told to push it.
+    canonical = _canonical(request.GET)
+    full_page = not (request.htmx and not request.htmx.boosted)
+    if full_page and canonical.urlencode() != request.GET.urlencode():
+        return redirect(f"/cases/?{canonical.urlencode()}" if canonical else "/cases/")
+    params = canonical
     columns = chosen_columns(params)
     ctx: dict[str, Any] = {
         "columns": columns,
@@ -138,7 +145,6 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
         "clean_url": "?" + _upstream_query(params).urlencode() if params else "/cases/",
     }
     status = 200
-    full_page = not (request.htmx and not request.htmx.boosted)
     wants_fields = full_page or any(name.startswith(CUSTOM_FIELD_PREFIX) for name in params)
     try:
         client = client_for(request.user)
@@ -151,8 +157,8 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
         ctx["not_connected"] = ctx["reconnect"] = True
     except TalkdeskError as exc:
         client, fields = None, ()
-        ctx["error"] = exc
-        status = error_status(exc)
+        ctx["error"], ctx["error_status"] = exc, error_status(exc)
+        status = ctx["error_status"]
     form = CaseFilterForm(params, custom_fields=fields)
     people = agents(client) if client is not None and (full_page or "agent_id" in params) else {}
     ctx |= {"form": form, "agents": people, "custom_fields": form.custom_fields}
@@ -169,8 +175,8 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
             except ReconnectRequired:
                 ctx["not_connected"] = ctx["reconnect"] = True
             except TalkdeskError as exc:
-                ctx["error"] = exc
-                status = error_status(exc)
+                ctx["error"], ctx["error_status"] = exc, error_status(exc)
+                status = ctx["error_status"]
             else:
                 detail_query = _without(params, "case", "refresh")
                 ctx |= {
@@ -185,25 +191,35 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
     chips = active_filters(form, params, people) if client is not None and form.is_valid() else []
     ctx |= {"chips": chips, "summary": summary(chips)}
     ctx |= _form_context(form, params, columns, chips, people)
-    if isinstance(ctx.get("error"), TalkdeskError):
-        ctx["error_kind"] = (
-            "timeout"
-            if isinstance(ctx["error"], UpstreamTimeout)
-            else "rate"
-            if isinstance(ctx["error"], RateLimited)
-            else "upstream"
-        )
     if (case_id := params.get("case", "")).isdigit() and client is not None and full_page:
         ctx |= _detail_context(client, case_id)
 
     if not full_page:
-        # The form's own changes do not re-render the form (the person may be typing in it);
-        # every other trigger (a chip, a header, the pager) brings the form back in step.
-        ctx["swap_form"] = request.htmx.trigger != "filters"
-        # Errors still appear beside their fields, in slots swapped out of band.
-        ctx["swap_errors"] = not ctx["swap_form"]
-        return render(request, "cases/list.html#results", ctx, status=status)
+        shown = _without(params, "refresh")
+        fragment = ctx | _fragment_flags(request)
+        response = render(request, "cases/list.html#results", fragment, status=status)
+        return push_url(response, f"/cases/?{shown}" if shown else "/cases/")
     return render(request, "cases/list.html", ctx, status=status)
+
+
+def _canonical(query: QueryDict) -> QueryDict:
+    """The query without empty values (nor the default page size), in the order given."""
+    clean = QueryDict(mutable=True)
+    for name, values in query.lists():
+        kept = [value for value in values if value.strip()]
+        if name == "per_page" and kept == [str(PER_PAGE_DEFAULT)]:
+            continue
+        if kept:
+            clean.setlist(name, kept)
+    return clean
+
+
+def _fragment_flags(request: HtmxHttpRequest) -> dict[str, bool]:
+    # The form's own changes do not re-render the form (the person may be typing in it);
+    # every other trigger (a chip, a header, the pager) brings the form back in step, and
+    # errors still appear beside their fields, in slots swapped out of band.
+    swap_form = request.htmx.trigger != "filters"
+    return {"swap_form": swap_form, "swap_errors": not swap_form}
 
 
 QUICK_FILTERS = ("status", "priority", "type")

@@ -64,7 +64,8 @@ def to_query_dict(parameters: Mapping[str, Any]) -> QueryDict:
     query = QueryDict(mutable=True)
     for name in sorted(parameters, key=_order):
         value = parameters[name]
-        query.setlist(name, [str(item) for item in value] if isinstance(value, list) else [value])
+        values = value if isinstance(value, list) else [value]
+        query.setlist(name, [str(item) for item in values])
     return query
 
 
@@ -103,13 +104,13 @@ def _check_filters(
             values = [value for value in query.getlist(name) if value.strip()]
             if values:
                 wanted.setlist(name, values)
-    problems = []
     if fields is None and any(name.startswith(CUSTOM_FIELD_PREFIX) for name in wanted):
-        problems.append(
+        return {}, [
             "Talkdesk could not be asked which custom fields exist, so the custom-field "
             "filters cannot be checked. Try again in a moment."
-        )
+        ]
     form = CaseFilterForm(wanted, custom_fields=fields or ())
+    problems: list[str] = []
     if not form.is_valid():
         for name, errors in form.errors.items():
             label = form.fields[name].label if name in form.fields else ""
@@ -119,12 +120,15 @@ def _check_filters(
         for name in sorted(wanted, key=_order)
         if (values := wanted.getlist(name))
     }
-    columns = [key.strip() for value in query.getlist("columns") for key in value.split(",")]
-    if any(columns):
-        unknown = [key for key in columns if key and key not in COLUMNS]
-        if unknown:
-            problems.append("Casebook has no column " + ", ".join(f"“{k}”" for k in unknown) + ".")
-        parameters[PRESENTATION_KEPT] = ",".join(key for key in columns if key)
+    # Unknown columns are dropped quietly, as /cases/ itself ignores them.
+    columns = [
+        key.strip()
+        for value in query.getlist(PRESENTATION_KEPT)
+        for key in value.split(",")
+        if key.strip() in COLUMNS
+    ]
+    if columns:
+        parameters[PRESENTATION_KEPT] = ",".join(columns)
     return parameters, problems
 
 
@@ -138,15 +142,15 @@ class Usable:
     complete: bool  # False: custom-field filters were kept unchecked (fields unavailable)
 
 
-def usable_parameters(
-    parameters: Mapping[str, Any], fields: Sequence[CaseField] | None
-) -> Usable:
+def usable_parameters(parameters: Mapping[str, Any], fields: Sequence[CaseField] | None) -> Usable:
     """Leave out what no longer validates (a removed custom field, a column Casebook dropped),
     saying what, instead of failing the whole view."""
     query = to_query_dict(parameters)
     dropped: list[str] = []
     if PRESENTATION_KEPT in query:
-        columns = [key.strip() for value in query.getlist(PRESENTATION_KEPT) for key in value.split(",")]
+        columns = [
+            key.strip() for value in query.getlist(PRESENTATION_KEPT) for key in value.split(",")
+        ]
         known = [key for key in columns if key in COLUMNS]
         dropped += [f"the column “{key}”" for key in columns if key and key not in COLUMNS]
         if known:
@@ -175,11 +179,11 @@ def usable_parameters(
             elif name in query:
                 shown = ", ".join(query.getlist(name))
                 failing.append((name, f"{form.fields[name].label} “{shown}” ({errors[0]})"))
-        failing = [(name, words) for name, words in failing if name in query]
-        if not failing:
+        leave_out = {name: words for name, words in failing if name in query}
+        if not leave_out:
             dropped.append("every filter (they could not be read)")
             query = QueryDict(mutable=True)
-        for name, words in failing:
+        for name, words in leave_out.items():
             del query[name]
             dropped.append(words)
         form = CaseFilterForm(query, custom_fields=fields or ())
@@ -364,7 +368,7 @@ def view_edit(request: SignedInRequest, slug: str) -> HttpResponse:
     view.visibility = form.cleaned_data["visibility"]
     view.group = form.cleaned_data["group"]
     view.save(update_fields=["name", "visibility", "group", "updated_at"])
-    messages.success(request, f"Saved “{view.name}” ({_sharing(view).lower()} can see it).")
+    messages.success(request, f"Saved “{view.name}”; shared with: {_sharing(view)}.")
     return redirect("views")
 
 
@@ -492,4 +496,3 @@ def _current_filters(request: SignedInRequest) -> str | None:
     if url.path != "/cases/" or not url.query:
         return None
     return count_parameters(QueryDict(url.query))
-
