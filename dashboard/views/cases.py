@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from datetime import datetime
 import logging
 from typing import Any
 
@@ -373,6 +374,14 @@ def _custom_display(value: Any, field: CaseField | None) -> str:
         return ", ".join(options.get(str(item), str(item)) for item in value) or "—"
     if value is None or value == "":
         return "—"
+    if field is not None and field.kind == "date" and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # shown as Talkdesk wrote it rather than guessed at
+        if timezone.is_aware(moment):
+            return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+        return moment.strftime("%Y-%m-%d")
     return options.get(str(value), str(value))
 
 
