@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import datetime
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
