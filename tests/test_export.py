@@ -403,3 +403,8 @@ def test_closing_the_download_stops_fetching_further_pages() -> None:
     pages.close()
     time.sleep(0.05)
     assert max(fetched) <= 2 + 4
+
+
+def test_export_all_is_another_spelling_of_fields_all(manager_client: Client) -> None:
+    header = rows(body(manager_client.get("/cases/export.csv?ids=1&export=all")))[0]
+    assert "Description" in header and "Form" in header
