@@ -758,7 +758,7 @@ def profile_fragment(cookie: str, per_page: int, samples: int) -> dict[str, Any]
     buckets = {
         "upstream: request, wait, read (Transport.get_json)": key(Transport.get_json),
         "upstream: JSON → dataclasses (parse_case_page)": key(talkdesk_models.parse_case_page),
-        "cells: presentation.table_rows (format_html per cell)": key(presentation.table_rows),
+        "cells: presentation.table_body (one pass)": key(presentation.table_body),
         "template: the results partial, rows and pager": key(django_render),
         "template: of which the filter form's out-of-band copy": key(PartialNode.render),
         "cache: storing the page (pickle)": key(LocMemCache.set),
@@ -1151,7 +1151,7 @@ def explain(results: dict[str, Any], plan: Plan) -> list[str]:
         share = shares.get(row["per_page"])
         if share is None:
             continue
-        cells = share["cells: presentation.table_rows (format_html per cell)"]
+        cells = share["cells: presentation.table_body (one pass)"]
         template = share["template: the results partial, rows and pager"]
         form = share["template: of which the filter form's out-of-band copy"]
         parse = share["upstream: JSON → dataclasses (parse_case_page)"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -73,9 +74,17 @@ def shared_transport() -> Transport:
 
 
 def connection_of(user: AbstractBaseUser | AnonymousUser) -> TalkdeskConnection | None:
+    """The user's connection row, read once per request (the view and the header both ask)."""
     if not user.is_authenticated:
         return None
-    return TalkdeskConnection.objects.filter(user_id=user.pk).first()
+    memo: TalkdeskConnection | None = user.__dict__.get("_talkdesk_connection", _UNREAD)
+    if memo is _UNREAD:
+        memo = TalkdeskConnection.objects.filter(user_id=user.pk).first()
+        user.__dict__["_talkdesk_connection"] = memo
+    return memo
+
+
+_UNREAD: Any = object()
 
 
 @sensitive_variables("tokens")
@@ -99,15 +108,17 @@ def forget_tokens(connection: TalkdeskConnection) -> None:
     connection.save()
 
 
-def _mark_reconnect_required(connection_id: int, why: str) -> None:
-    TalkdeskConnection.objects.filter(pk=connection_id).update(reconnect_required=True)
-    logger.warning("talkdesk connection %s needs reconnecting: %s", connection_id, why)
+def _mark_reconnect_required(connection: TalkdeskConnection, why: str) -> None:
+    TalkdeskConnection.objects.filter(pk=connection.pk).update(reconnect_required=True)
+    connection.reconnect_required = True  # the instance this request's header will show
+    logger.warning("talkdesk connection %s needs reconnecting: %s", connection.pk, why)
 
 
 class ConnectionTokens:
     """A TokenSource over one user's stored connection (the client calls it for tokens)."""
 
     def __init__(self, connection: TalkdeskConnection) -> None:
+        self._connection = connection
         self._connection_id = connection.pk
         self._user_id = connection.user_id
         self._cached: tuple[str, datetime] | None = None
@@ -116,7 +127,7 @@ class ConnectionTokens:
         try:
             token = self._decrypt(connection.access_token_encrypted)
         except _Unusable as exc:
-            _mark_reconnect_required(self._connection_id, exc.why)
+            _mark_reconnect_required(self._connection, exc.why)
             raise ReconnectRequired(exc.message) from None
         self._cached = (token, _expiry(connection))
 
@@ -144,7 +155,7 @@ class ConnectionTokens:
             token, expires_at = self._refresh_locked(rejected=rejected)
         except _Unusable as exc:
             # Recorded outside the refresh transaction, which has rolled back by now.
-            _mark_reconnect_required(self._connection_id, exc.why)
+            _mark_reconnect_required(self._connection, exc.why)
             raise ReconnectRequired(exc.message) from None
         self._cached = (token, expires_at)
         return token

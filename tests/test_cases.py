@@ -281,3 +281,13 @@ def test_empty_inputs_never_reach_the_shared_link(
     assert page["Location"] == "/cases/?status=OPEN&per_page=25"
     fragment = manager_client.get(submitted + "&refresh=1", headers=htmx)
     assert fragment["HX-Push-Url"] == "/cases/?status=OPEN&per_page=25"
+
+
+def test_the_pager_does_not_resend_the_filter_form_but_a_new_sort_does(
+    manager_client: Client, htmx: dict[str, str]
+) -> None:
+    here = {**htmx, "HX-Current-URL": "http://testserver/cases/?status=OPEN&page=2"}
+    paging = manager_client.get("/cases/?status=OPEN&page=3", headers=here).content.decode()
+    assert 'id="filter-form"' not in paging
+    sorting = manager_client.get("/cases/?status=OPEN&order_by=update_at", headers=here)
+    assert 'id="filter-form"' in sorting.content.decode()

@@ -9,6 +9,7 @@ ranges stay JSON in every encoding where the others cannot carry them unambiguou
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -110,6 +111,8 @@ _SEPARATORS = re.compile(r"[\s_-]+")
 _CASE_ID = re.compile(r"[0-9]{1,19}")
 
 
+# Cached: every parsed case normalises three or four of a handful of distinct values.
+@functools.lru_cache(maxsize=512)
 def normalise_enum(value: str) -> str:
     """Return the API's upper-case spelling: "On-hold", "on hold", "ON-HOLD" → "ON_HOLD"."""
     return _SEPARATORS.sub("_", value.strip()).upper()

@@ -7,6 +7,7 @@ import hashlib
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,7 +33,7 @@ from dashboard.presentation import (
     sort_headers,
     status_badge,
     summary,
-    table_rows,
+    table_body,
 )
 from dashboard.talkdesk import (
     Case,
@@ -184,7 +185,7 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
                     "export_query": _without(params, "page", "per_page", "case", "refresh"),
                     "page": page,
                     "fetched_at": fetched_at,
-                    "rows": table_rows(page.cases, columns, detail_query),
+                    "table_body": table_body(page.cases, columns, detail_query),
                     "pager": pager(params, page.page, page.page_count),
                     "headers": sort_headers(params, columns, query.order_by, query.sort),
                     "query": query,
@@ -197,7 +198,7 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
 
     if not full_page:
         shown = _without(params, "refresh")
-        fragment = ctx | _fragment_flags(request)
+        fragment = ctx | _fragment_flags(request, params)
         response = render(request, "cases/list.html#results", fragment, status=status)
         return push_url(response, f"/cases/?{shown}" if shown else "/cases/")
     return render(request, "cases/list.html", ctx, status=status)
@@ -215,12 +216,23 @@ def _canonical(query: QueryDict) -> QueryDict:
     return clean
 
 
-def _fragment_flags(request: HtmxHttpRequest) -> dict[str, bool]:
-    # The form's own changes do not re-render the form (the person may be typing in it);
-    # every other trigger (a chip, a header, the pager) brings the form back in step, and
-    # errors still appear beside their fields, in slots swapped out of band.
-    swap_form = request.htmx.trigger != "filters"
-    return {"swap_form": swap_form, "swap_errors": not swap_form}
+# Moving between pages or opening a case leaves the filter form as it is.
+NOT_IN_FORM = ("page", "case", "refresh")
+
+
+def _fragment_flags(request: HtmxHttpRequest, params: QueryDict) -> dict[str, bool]:
+    """Which parts of the page come back out of band with the results.
+
+    The form's own changes do not re-render the form (the person may be typing in it); a
+    chip, a preset, a header or the column menu bring it back in step with the URL; the
+    pager does not need to (rendering the form is a quarter of a 50-row fragment's cost).
+    The form's own errors appear beside their fields, in slots swapped out of band.
+    """
+    if request.htmx.trigger == "filters":
+        return {"swap_form": False, "swap_errors": True}
+    before = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    changed = _without(before, *NOT_IN_FORM) != _without(params, *NOT_IN_FORM)
+    return {"swap_form": changed, "swap_errors": False}
 
 
 QUICK_FILTERS = ("status", "priority", "type")
