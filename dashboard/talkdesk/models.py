@@ -448,27 +448,36 @@ def _custom_fields(value: Any, where: str) -> tuple[CustomFieldValue, ...]:
     if decoded is None:
         return ()
     fields = _object(decoded, where)
+    # Every case carries these, so the error labels are built only when something is wrong.
     parsed = []
     for key, entry in fields.items():
-        entry_where = f"{where}.{key}"
-        data = _object(entry, entry_where)
+        if not isinstance(entry, dict):
+            raise _bad(f"{where}.{key}", "an object")
+        name = entry.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _bad(f"{where}.{key}.name", "text")
         parsed.append(
             CustomFieldValue(
                 key=key,
-                label=_json_value(data.get("label"), f"{entry_where}.label"),
-                name=_text(data, "name", entry_where),
-                value=_json_value(data.get("value"), f"{entry_where}.value"),
+                label=_json_value(entry.get("label"), where, key, "label"),
+                name=name or "",
+                value=_json_value(entry.get("value"), where, key, "value"),
             )
         )
     return tuple(parsed)
 
 
-def _json_value(value: Any, where: str) -> JsonValue:
-    if value is None or isinstance(value, bool | int | float | str):
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _json_value(value: Any, *where: str) -> JsonValue:
+    if type(value) in _PLAIN:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list) and all(type(item) in _PLAIN for item in value):
+        return tuple(value)
+    if isinstance(value, bool | int | float | str):  # subclasses of the plain types
         return value
-    if isinstance(value, list):
-        return tuple(_json_value(item, f"{where}[]") for item in value)
-    raise _bad(where, "a plain value or a list")
+    raise _bad(".".join(where), "a plain value or a list of plain values")
 
 
 def _note(document: Any, where: str) -> Note:
