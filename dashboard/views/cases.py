@@ -25,7 +25,6 @@ from dashboard.forms import CUSTOM_FIELD_PREFIX, PER_PAGE_CHOICES, PRESETS, Case
 from dashboard.presentation import (
     COLUMNS,
     DEFAULT_COLUMNS,
-    PRESENTATION_PARAMETERS,
     active_filters,
     chosen_columns,
     pager,
@@ -118,13 +117,6 @@ def error_status(error: TalkdeskError) -> int:
     return 502
 
 
-def _upstream_query(query: QueryDict) -> QueryDict:
-    cleaned = query.copy()
-    for name in PRESENTATION_PARAMETERS:
-        cleaned.pop(name, None)
-    return cleaned
-
-
 @require_GET
 @vary_on_headers("HX-Request")
 @cache_control(private=True, no_store=True)
@@ -139,12 +131,9 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
     columns = chosen_columns(params)
     ctx: dict[str, Any] = {
         "columns": columns,
-        "all_columns": COLUMNS,
         "per_page_choices": PER_PAGE_CHOICES,
-        "presets": PRESETS,
-        "query_string": params.urlencode(),
-        "refresh_url": "?" + (params.urlencode() + "&" if params else "") + "refresh=1",
-        "clean_url": "?" + _upstream_query(params).urlencode() if params else "/cases/",
+        # The fragment's HX-Push-Url header keeps `refresh` out of the address bar.
+        "refresh_url": "?" + "&".join(filter(None, [_without(params, "refresh"), "refresh=1"])),
     }
     status = 200
     wants_fields = full_page or any(name.startswith(CUSTOM_FIELD_PREFIX) for name in params)
