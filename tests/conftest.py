@@ -58,6 +58,18 @@ def empty_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture
+def impatient_transport() -> Iterator[None]:
+    """The app's transport with a 1 s read timeout and a 2 s budget, so stalls fail fast."""
+    from dashboard.connection import shared_transport
+
+    transport = shared_transport()
+    saved = transport.budget, transport.read_timeout
+    transport.budget, transport.read_timeout = 2.0, 1.0
+    yield
+    transport.budget, transport.read_timeout = saved
+
+
 def connect(
     user: User, sandbox: Sandbox, *, agent_index: int = 0, **token_options: Any
 ) -> TalkdeskConnection:

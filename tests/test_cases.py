@@ -200,21 +200,13 @@ def test_an_upstream_failure_is_a_readable_message_with_a_retry(
     manager_client: Client,
     sandbox_requests: Sandbox,
     htmx: dict[str, str],
-    settings: Any,
+    impatient_transport: None,
     fault: dict[str, Any],
     status: int,
     message: str,
 ) -> None:
-    from dashboard.connection import shared_transport
-
-    transport = shared_transport()
-    budget, read = transport.budget, transport.read_timeout
-    transport.budget, transport.read_timeout = 2.0, 1.0
-    try:
-        sandbox_requests.fail_next(3, path_prefix="/cm/core/va/cases", **fault)
-        response = manager_client.get("/cases/?status=CLOSED", headers=htmx)
-    finally:
-        transport.budget, transport.read_timeout = budget, read
+    sandbox_requests.fail_next(3, path_prefix="/cm/core/va/cases", **fault)
+    response = manager_client.get("/cases/?status=CLOSED", headers=htmx)
     html = response.content.decode()
     assert response.status_code == status
     assert message in html and "Try again" in html

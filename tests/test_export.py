@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from django.http import StreamingHttpResponse
 from django.test import AsyncClient, Client
 
-from dashboard.connection import client_for, shared_transport
+from dashboard.connection import client_for
 from dashboard.sandbox.server import Sandbox
 from dashboard.talkdesk import CasePage
 from dashboard.talkdesk.params import PER_PAGE_MAX
@@ -218,18 +218,13 @@ def test_a_passing_failure_of_one_page_is_retried_and_the_file_is_complete(
 def test_a_failure_before_the_first_row_is_a_readable_error_not_a_broken_file(
     manager_client: Client,
     sandbox_requests: Sandbox,
+    impatient_transport: None,
     fault: dict[str, Any],
     status: int,
     message: str,
 ) -> None:
-    transport = shared_transport()
-    budget, read = transport.budget, transport.read_timeout
-    transport.budget, transport.read_timeout = 2.0, 1.0
-    try:
-        sandbox_requests.fail_next(3, path_prefix=CASES_PATH, **fault)
-        response = manager_client.get(f"/cases/export.csv?{BILLING}")
-    finally:
-        transport.budget, transport.read_timeout = budget, read
+    sandbox_requests.fail_next(3, path_prefix=CASES_PATH, **fault)
+    response = manager_client.get(f"/cases/export.csv?{BILLING}")
     text = response.content.decode()
     assert response.status_code == status
     assert response["Content-Type"] == "text/plain; charset=utf-8"
