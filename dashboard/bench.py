@@ -711,8 +711,11 @@ def sandbox_capacity(
 
 
 def cache_speedup(ctx: Context, samples: int, latency: int) -> dict[str, Any]:
-    """Distinct queries, each asked twice: the first goes upstream, the repeat is cached."""
-    headers = ctx.app_headers(htmx=True)
+    """Distinct queries, each asked twice: the first goes upstream, the repeat is cached.
+
+    Paging through one sorted view, as the pager does: the filters stay, only the page moves.
+    """
+    headers = ctx.app_headers(htmx=True, current="/cases/?per_page=50&page=1&sort=ASC")
     first, repeat = [], []
     # One keep-alive connection: the per-user cache is per process (locmem) in this setup, and
     # a connection stays with one gunicorn worker. With Redis (CACHE_URL) any worker would do.
