@@ -219,7 +219,7 @@ def _fragment_flags(request: HtmxHttpRequest, params: QueryDict) -> dict[str, bo
     """
     if request.htmx.trigger == "filters":
         return {"swap_form": False, "swap_errors": True}
-    before = QueryDict(urlsplit(request.htmx.current_url or "").query)
+    before = _canonical(QueryDict(urlsplit(request.htmx.current_url or "").query))
     changed = _without(before, *NOT_IN_FORM) != _without(params, *NOT_IN_FORM)
     return {"swap_form": changed, "swap_errors": False}
 
