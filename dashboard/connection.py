@@ -122,7 +122,9 @@ class ConnectionTokens:
         self._connection_id = connection.pk
         self._user_id = connection.user_id
         self._cached: tuple[str, datetime] | None = None
-        if connection.reconnect_required or not connection.has_tokens:
+        if connection.reconnect_required:
+            raise ReconnectRequired("Your Talkdesk connection has ended. Reconnect Talkdesk.")
+        if not connection.has_tokens:
             raise NotConnected
         try:
             token = self._decrypt(connection.access_token_encrypted)

@@ -106,7 +106,10 @@ class EnumMultipleChoiceField(forms.MultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
     def to_python(self, value: Any) -> list[str]:
-        return [normalise_enum(str(item)) for item in super().to_python(value) if str(item).strip()]
+        items = (
+            normalise_enum(str(item)) for item in super().to_python(value) if str(item).strip()
+        )
+        return list(dict.fromkeys(items))  # ?status=OPEN&status=open is one filter
 
 
 class EnumChoiceField(forms.ChoiceField):

@@ -125,10 +125,13 @@ def table_body(cases: Iterable[Case], columns: Sequence[str], detail_query: str)
     zone = timezone.get_current_timezone()
     panel_base = f"?{detail_query}&case=" if detail_query else "?case="
     cells: dict[str, Callable[[Case], str]] = {
-        "id": lambda case: f'<a href="/cases/{case.id}/" tabindex="-1">{case.id}</a>',
+        "id": lambda case: (
+            f'<a href="/cases/{escape(case.id)}/" tabindex="-1">{escape(case.id)}</a>'
+        ),
         "title": lambda case: (
-            f'<a class="truncate case-link" href="/cases/{case.id}/" title="{escape(case.title)}" '
-            f'hx-get="/cases/{case.id}/" hx-push-url="{escape(panel_base)}{case.id}">'
+            f'<a class="truncate case-link" href="/cases/{escape(case.id)}/" '
+            f'title="{escape(case.title)}" hx-get="/cases/{escape(case.id)}/" '
+            f'hx-push-url="{escape(panel_base)}{escape(case.id)}">'
             f"{escape(case.title or '(no title)')}</a>"
         ),
         "status": lambda case: _status(case.status),
@@ -146,7 +149,6 @@ def table_body(cases: Iterable[Case], columns: Sequence[str], detail_query: str)
     chosen = [(key, cells[key]) for key in columns]
     rows = []
     for case in cases:
-        # Case ids are digits (the client parses them strictly), safe in attributes as they are.
         tds = "".join(f'<td class="col-{key}">{render(case)}</td>' for key, render in chosen)
         rows.append(f'<tr tabindex="0" data-case="{escape(case.id)}">{tds}</tr>')
     return mark_safe("\n".join(rows))  # every upstream value above went through escape()
@@ -161,8 +163,8 @@ class Chip:
 
 def _without(query: QueryDict, name: str, value: str | None = None) -> str:
     remaining = query.copy()
-    remaining.pop("page", None)
-    remaining.pop("case", None)
+    for transient in ("page", "case", "refresh"):
+        remaining.pop(transient, None)
     if value is None:
         remaining.pop(name, None)
     else:

@@ -283,3 +283,70 @@ def test_the_pager_does_not_resend_the_filter_form_but_a_new_sort_does(
     assert 'id="filter-form"' not in paging
     sorting = manager_client.get("/cases/?status=OPEN&order_by=update_at", headers=here)
     assert 'id="filter-form"' in sorting.content.decode()
+
+
+def test_a_case_id_that_is_not_a_number_is_refused_at_the_edge() -> None:
+    from dashboard.talkdesk import BadResponse
+    from dashboard.talkdesk.models import parse_case_page
+
+    row = {"id": '1"><img src=x hx-post=/talkdesk/disconnect/ hx-trigger=load>', "title": "t",
+           "description": "", "status": "Open", "create_at": "2024-05-02T09:15:00Z",
+           "update_at": "2024-05-02T09:15:00Z"}  # fmt: skip
+    page = {"total": 1, "count": 1, "page": 1, "per_page": 50, "_links": {},
+            "_embedded": {"data": [row]}}  # fmt: skip
+    with pytest.raises(BadResponse):
+        parse_case_page(page)
+
+
+def test_a_form_sent_back_with_a_chip_still_has_the_agents_and_custom_fields(
+    manager_client: Client, sandbox: Sandbox, htmx: dict[str, str]
+) -> None:
+    here = {**htmx, "HX-Current-URL": "http://testserver/cases/?status=OPEN&priority=HIGH"}
+    body = manager_client.get("/cases/?status=OPEN", headers=here).content.decode()
+    assert 'id="filter-form"' in body
+    assert sandbox.data.agents[3].name in body  # the agent picker is complete
+    assert "Custom fields" in body and "VIP customer" in body
+
+
+def test_relative_dates_are_served_from_the_cache_too(
+    manager_client: Client, sandbox_requests: Sandbox
+) -> None:
+    manager_client.get("/cases/?update_at_after=-7d")
+    manager_client.get("/cases/?update_at_after=-7d")
+    assert len(case_calls(sandbox_requests)) == 1
+
+
+def test_a_missing_scope_is_a_403_the_page_explains(
+    stranger: User, sandbox: Sandbox, htmx: dict[str, str]
+) -> None:
+    from tests.conftest import connect, signed_in
+
+    connect(stranger, sandbox, scopes=["openid", "users:read", "case-fields-public:read"])
+    response = signed_in(stranger).get("/cases/?status=OPEN", headers=htmx)
+    assert response.status_code == 403
+    assert "Talkdesk refused access" in response.content.decode()
+
+
+def test_htmx_swaps_every_error_status_the_views_answer_with(manager_client: Client) -> None:
+    import json
+    import re as regex
+
+    html = manager_client.get("/cases/").content.decode()
+    config = json.loads(regex.search(r"name=\"htmx-config\" content='([^']+)'", html)[1])
+    swapped = next(
+        rule["code"] for rule in config["responseHandling"] if rule.get("error") is False
+    )
+    for status in (400, 403, 404, 429, 502, 504):
+        assert regex.fullmatch(swapped, str(status))
+
+
+def test_a_reconnect_is_asked_for_on_the_list_and_on_a_case(
+    manager: User, manager_client: Client, sandbox_requests: Sandbox
+) -> None:
+    from dashboard.models import TalkdeskConnection
+
+    TalkdeskConnection.objects.filter(user=manager).update(reconnect_required=True)
+    assert "Reconnect Talkdesk" in manager_client.get("/cases/").content.decode()
+    detail = manager_client.get("/cases/12/")
+    assert detail.status_code == 200 and "Connect Talkdesk" in detail.content.decode()
+    assert sandbox_requests.requests == []

@@ -162,7 +162,9 @@ def test_each_drill_down_link_shows_the_same_total(
 def test_counts_are_asked_with_per_page_1_concurrently_and_cached_for_a_minute(
     manager: User, manager_client: Client, sandbox_requests: Sandbox
 ) -> None:
-    agents(client_for(manager))  # the users list, cached for minutes, is not what this counts
+    agents(
+        client_for(manager), manager.pk
+    )  # the users list, cached for minutes, is not what this counts
     sandbox_requests.clear_requests()
     manager_client.get("/queues/")
     calls = case_calls(sandbox_requests)
@@ -242,7 +244,9 @@ def test_one_overview_costs_about_one_round_trip(
 ) -> None:
     """The measurement behind the pool's size: the whole overview against one call."""
     client = client_for(manager)
-    agents(client)  # users cached, as they are for all but the first overview in 5 minutes
+    agents(
+        client, manager.pk
+    )  # users cached, as they are for all but the first overview in 5 minutes
     client.list_cases(CaseQuery(per_page=1))  # a warm connection for the single call too
     sandbox_requests.latency_ms = 100
     started = time.perf_counter()

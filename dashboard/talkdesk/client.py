@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any, Protocol
 
@@ -21,7 +20,7 @@ from .models import (
     parse_me,
     parse_user_page,
 )
-from .params import ArrayEncoding, CaseQuery, encode_case_query
+from .params import CASE_ID, ArrayEncoding, CaseQuery, encode_case_query
 from .transport import Transport
 
 # The scope each endpoint needs (talkdesk-api.md §5, §6.6); a 403 names it.
@@ -31,7 +30,6 @@ SCOPE_USERS = "users:read"
 SCOPE_ME = "openid"
 
 USERS_PER_PAGE_MAX = 200
-_CASE_ID = re.compile(r"[0-9]{1,19}")
 
 
 class TokenSource(Protocol):
@@ -90,7 +88,7 @@ class TalkdeskClient:
 
     def get_case(self, case_id: str) -> Case:
         # Checked before it becomes part of the path: no "../" or "?" can ride along.
-        if not _CASE_ID.fullmatch(case_id):
+        if not CASE_ID.fullmatch(case_id):
             raise InvalidParameters(field_errors=(("id", "a case number has only digits"),))
         return parse_case(self._get(f"/cm/core/va/cases/{case_id}", [], SCOPE_CASES))
 

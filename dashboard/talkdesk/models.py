@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import BadResponse
-from .params import LABELS, normalise_enum, normalise_requester_type
+from .params import CASE_ID, LABELS, normalise_enum, normalise_requester_type
 
 JsonValue = bool | int | float | str | tuple["JsonValue", ...] | None
 
@@ -240,8 +240,13 @@ def parse_case_page(document: Any) -> CasePage:
 def parse_case(document: Any, *, where: str = "case", list_row: bool = False) -> Case:
     """Parse one case; list rows must carry their dates, detail responses may not."""
     data = _object(document, where)
+    case_id = _identifier(data, "id", where)
+    # Case ids are numeric strings (talkdesk-api.md §3.2). Anything else is refused here, at
+    # the edge: ids end up in URLs and markup, and upstream data is untrusted.
+    if not CASE_ID.fullmatch(case_id):
+        raise _bad(f"{where}.id", "a numeric case id")
     return Case(
-        id=_identifier(data, "id", where),
+        id=case_id,
         title=_text(data, "title", where),
         description=_text(data, "description", where),
         status=normalise_enum(_text(data, "status", where, required=True)),

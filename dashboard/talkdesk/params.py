@@ -108,7 +108,7 @@ RANGE_FLOOR = "1970-01-01T00:00:00Z"
 RANGE_CEILING = "9999-12-31T23:59:59Z"
 
 _SEPARATORS = re.compile(r"[\s_-]+")
-_CASE_ID = re.compile(r"[0-9]{1,19}")
+CASE_ID = re.compile(r"[0-9]{1,19}")
 
 
 # Cached: every parsed case normalises three or four of a handful of distinct values.
@@ -227,7 +227,7 @@ class CaseQuery:
         if isinstance(self.per_page, bool) or not 1 <= self.per_page <= PER_PAGE_MAX:
             raise ValueError(f"per_page must be between 1 and {PER_PAGE_MAX}.")
         for case_id in self.ids:
-            if not _CASE_ID.fullmatch(case_id):
+            if not CASE_ID.fullmatch(case_id):
                 raise ValueError(f"ids: {case_id!r} is not a case id (digits only).")
         closed_sets = {
             "requester_type": (

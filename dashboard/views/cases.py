@@ -21,7 +21,13 @@ from django_htmx.http import push_url
 from django_htmx.middleware import HtmxDetails
 
 from dashboard.connection import NotConnected, account_key, client_for
-from dashboard.forms import CUSTOM_FIELD_PREFIX, PER_PAGE_CHOICES, PRESETS, CaseFilterForm
+from dashboard.forms import (
+    CUSTOM_FIELD_PREFIX,
+    PER_PAGE_CHOICES,
+    PRESETS,
+    RANGE_FIELDS,
+    CaseFilterForm,
+)
 from dashboard.presentation import (
     COLUMNS,
     DEFAULT_COLUMNS,
@@ -41,7 +47,6 @@ from dashboard.talkdesk import (
     CaseQuery,
     Forbidden,
     RateLimited,
-    ReconnectRequired,
     TalkdeskClient,
     TalkdeskError,
     Unauthorized,
@@ -73,9 +78,13 @@ def case_fields(client: TalkdeskClient) -> tuple[CaseField, ...]:
     return fields
 
 
-def agents(client: TalkdeskClient | None) -> dict[str, User]:
-    """Talkdesk users by id for the agent picker; {} when unavailable (the page still works)."""
-    key = _cache_key("users", account_key())
+def agents(client: TalkdeskClient | None, viewer_id: object) -> dict[str, User]:
+    """Talkdesk users by id for the agent picker; {} when unavailable (the page still works).
+
+    Cached per viewer, like everything read with a person's token: what one person's Talkdesk
+    access shows is never shown to another. Without a client, only what is cached is given.
+    """
+    key = _cache_key("users", account_key(), str(viewer_id))
     users: tuple[User, ...] | None = cache.get(key)
     if users is None and client is not None:
         try:
@@ -88,17 +97,29 @@ def agents(client: TalkdeskClient | None) -> dict[str, User]:
 
 
 def fetch_cases(
-    request: HttpRequest, client: TalkdeskClient, query: CaseQuery, *, refresh: bool = False
+    request: HttpRequest,
+    client: TalkdeskClient,
+    query: CaseQuery,
+    params: QueryDict,
+    *,
+    refresh: bool = False,
 ) -> tuple[CasePage, Any]:
-    """The page for this query, from the per-user cache when the same query ran moments ago."""
-    wire = encode_case_query(query)
-    key = _cache_key("cases", str(request.user.pk), account_key(), repr(wire))
+    """The page for this query, from the per-user cache when the same query ran moments ago.
+
+    Keyed on the normalised wire query, except that date ranges are keyed as the URL wrote
+    them (with the viewer's timezone): "-7d" resolves to a new instant every second, and
+    would otherwise never hit the cache.
+    """
+    wire = [pair for pair in encode_case_query(query) if pair[0] not in ("create_at", "update_at")]
+    ranges = [(name, params[name]) for name in RANGE_FIELDS if params.get(name)]
+    zone = timezone.get_current_timezone_name()
+    key = _cache_key("cases", str(request.user.pk), account_key(), zone, repr(wire + ranges))
     cached = None if refresh else cache.get(key)
     if cached is not None:
         page, fetched_at = cached
         return page, fetched_at
     page = client.list_cases(query)
-    _remember_about_values(page)
+    _remember_about_values(page, request.user.pk)
     fetched_at = timezone.now()
     cache.set(key, (page, fetched_at), settings.CASES_CACHE_SECONDS)
     return page, fetched_at
@@ -113,7 +134,7 @@ def error_status(error: TalkdeskError) -> int:
     if isinstance(error, Forbidden):
         return 403
     if isinstance(error, Unauthorized):
-        return 200  # the page explains and offers to reconnect
+        return 200  # views show the reconnect prompt instead of an error
     return 502
 
 
@@ -136,14 +157,18 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
         "refresh_url": "?" + "&".join(filter(None, [_without(params, "refresh"), "refresh=1"])),
     }
     status = 200
-    wants_fields = full_page or any(name.startswith(CUSTOM_FIELD_PREFIX) for name in params)
+    flags = {} if full_page else _fragment_flags(request, params)
+    # The form (agent picker, custom fields) is rendered by full pages and by fragments that
+    # re-send it; other fragments need the field list only to read cf_ parameters.
+    renders_form = full_page or flags["swap_form"]
+    wants_fields = renders_form or any(name.startswith(CUSTOM_FIELD_PREFIX) for name in params)
     try:
         client = client_for(request.user)
         fields = case_fields(client) if wants_fields else ()
     except NotConnected:
         client, fields = None, ()
         ctx["not_connected"] = True
-    except ReconnectRequired:
+    except Unauthorized:  # ReconnectRequired included: the refresh token is spent
         client, fields = None, ()
         ctx["not_connected"] = ctx["reconnect"] = True
     except TalkdeskError as exc:
@@ -151,7 +176,8 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
         ctx["error"], ctx["error_status"] = exc, error_status(exc)
         status = ctx["error_status"]
     form = CaseFilterForm(params, custom_fields=fields)
-    people = agents(client) if client is not None and (full_page or "agent_id" in params) else {}
+    wants_agents = client is not None and (renders_form or "agent_id" in params)
+    people = agents(client, request.user.pk) if wants_agents else {}
     ctx |= {"form": form, "agents": people, "custom_fields": form.custom_fields}
 
     if client is not None:
@@ -161,9 +187,9 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
             query = form.to_query()
             try:
                 page, fetched_at = fetch_cases(
-                    request, client, query, refresh=params.get("refresh") == "1"
+                    request, client, query, params, refresh=params.get("refresh") == "1"
                 )
-            except ReconnectRequired:
+            except Unauthorized:
                 ctx["not_connected"] = ctx["reconnect"] = True
             except TalkdeskError as exc:
                 ctx["error"], ctx["error_status"] = exc, error_status(exc)
@@ -181,13 +207,13 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
                 }
     chips = active_filters(form, params, people) if client is not None and form.is_valid() else []
     ctx |= {"chips": chips, "summary": summary(chips)}
-    ctx |= _form_context(form, params, columns, chips, people)
+    ctx |= _form_context(form, params, columns, chips, people, request.user.pk)
     if (case_id := params.get("case", "")).isdigit() and client is not None and full_page:
         ctx |= _detail_context(client, case_id)
 
     if not full_page:
         shown = _without(params, "refresh")
-        fragment = ctx | _fragment_flags(request, params)
+        fragment = ctx | flags
         response = render(request, "cases/list.html#results", fragment, status=status)
         return push_url(response, f"/cases/?{shown}" if shown else "/cases/")
     return render(request, "cases/list.html", ctx, status=status)
@@ -257,6 +283,7 @@ def _form_context(
     columns: tuple[str, ...],
     chips: list[Any],
     agents_by_id: dict[str, User],
+    viewer_id: object,
 ) -> dict[str, Any]:
     """What the filter bar and panel need beyond the form itself."""
     column_choices = []
@@ -294,19 +321,19 @@ def _form_context(
         "panel_active": sum(1 for name in set(params) if name not in BAR_PARAMETERS),
         "current_per_page": int(per_page) if per_page.isdigit() else PER_PAGE_DEFAULT,
         "timezone_name": timezone.get_current_timezone_name(),
-        "about_values": _seen_about_values(),
+        "about_values": _seen_about_values(viewer_id),
         "loosen": chips[-1] if chips else None,
         "first_page_url": _link(params),
     }
 
 
-def _seen_about_values() -> list[str]:
-    return sorted(cache.get(_cache_key("about", account_key())) or ())
+def _seen_about_values(viewer_id: object) -> list[str]:
+    return sorted(cache.get(_cache_key("about", account_key(), str(viewer_id))) or ())
 
 
-def _remember_about_values(page: CasePage) -> None:
+def _remember_about_values(page: CasePage, viewer_id: object) -> None:
     """Talkdesk has no endpoint for the account's About values, so suggest those seen."""
-    key = _cache_key("about", account_key())
+    key = _cache_key("about", account_key(), str(viewer_id))
     seen: set[str] = set(cache.get(key) or ())
     fresh = {case.about for case in page.cases if case.about} - seen
     if fresh:
@@ -323,7 +350,7 @@ def _without(params: QueryDict, *names: str) -> str:
 def _detail_context(client: TalkdeskClient, case_id: str) -> dict[str, Any]:
     try:
         case = client.get_case(case_id)
-    except ReconnectRequired:
+    except Unauthorized:
         return {
             "detail_error": "Your Talkdesk connection needs to be renewed.",
             "detail_status": 200,
@@ -398,6 +425,8 @@ def case_detail(request: HtmxHttpRequest, case_id: str) -> HttpResponse:
             client = client_for(request.user)
         except NotConnected:
             ctx["not_connected"] = True
+        except Unauthorized:
+            ctx["not_connected"] = ctx["reconnect"] = True
         else:
             ctx |= _detail_context(client, case_id)
     status = ctx.get("detail_status", 200)

@@ -461,7 +461,7 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
             response["Retry-After"] = str(exc.retry_after)
         return response
 
-    people = agents(client) if params.get("agent_id") else {}
+    people = agents(client, request.user.pk) if params.get("agent_id") else {}
     name = filename(
         summary(active_filters(form, params, people)), timezone.localtime(started, zone)
     )

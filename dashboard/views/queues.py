@@ -243,8 +243,8 @@ def _overview(request: HtmxHttpRequest, client: TalkdeskClient) -> tuple[dict[st
 
     # The users list is usually cached; when it is not, it is fetched alongside the first
     # counts rather than before them, and only the per-agent counts wait for it.
-    people = agents(None)
-    people_future = None if people else _pool().submit(agents, client)
+    people = agents(None, request.user.pk)
+    people_future = None if people else _pool().submit(agents, client, request.user.pk)
 
     total_key = ask(*OPEN_WORK)
     cell_keys = {

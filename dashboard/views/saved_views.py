@@ -282,7 +282,7 @@ def view_list(request: SignedInRequest) -> HttpResponse:
         )
     )
     client, fields = _talkdesk(request.user)
-    people = agents(client)
+    people = agents(client, request.user.pk)
     rows = []
     for view in views:
         usable = usable_parameters(view.parameters, fields)

@@ -18,8 +18,12 @@
   function panel() { return document.getElementById("detail-panel"); }
 
   function openRow(row) {
-    var link = row && row.querySelector("a.case-link");
-    if (link) { link.click(); }
+    if (!row) { return; }
+    var link = row.querySelector("a.case-link");
+    if (link) { link.click(); return; }
+    // The Title column may be hidden: open the case the way its link would.
+    htmx.ajax("GET", "/cases/" + encodeURIComponent(row.getAttribute("data-case")) + "/",
+      { target: "#detail-panel", swap: "innerHTML" });
   }
 
   function markCurrent(caseId) {
