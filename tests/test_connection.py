@@ -307,3 +307,22 @@ def test_reconnect_required_client_raises_until_reconnected(manager: User) -> No
     TalkdeskConnection.objects.filter(user=manager).update(reconnect_required=True)
     with pytest.raises(ReconnectRequired):
         client_for(manager)
+
+
+def test_one_talkdesk_identity_connects_to_one_casebook_user(
+    manager: User, stranger: User, stranger_client: Client, sandbox_requests: Sandbox
+) -> None:
+    taken = TalkdeskConnection.objects.get(user=manager).talkdesk_user_id
+    agent_index = next(i for i, a in enumerate(sandbox_requests.data.agents) if a.id == taken)
+    location = approve(
+        sandbox_requests,
+        stranger_client.get("/talkdesk/connect/")["Location"],
+        agent_index=agent_index,
+    )
+    page = stranger_client.get(callback_path(location), follow=True).content.decode()
+    assert "already connected to another Casebook account" in page
+    assert (
+        not TalkdeskConnection.objects.filter(user=stranger)
+        .exclude(access_token_encrypted="")
+        .exists()
+    )

@@ -136,9 +136,21 @@ def callback(request: HttpRequest) -> HttpResponse:
     if purpose == "sign_in":
         assert me is not None
         user = _user_for(me)
+        if user is None:
+            messages.error(request, "A Casebook account already uses that name; ask an admin.")
+            return _clean_redirect("/accounts/login/")
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     else:
         user = request.user
+        if me is not None and _linked_elsewhere(me, user):
+            # One Talkdesk identity, one Casebook user: "Sign in with Talkdesk" must not
+            # have to guess which of two accounts it opens.
+            messages.error(
+                request,
+                f"{me.name or 'That Talkdesk user'} is already connected to another Casebook "
+                "account. Nothing was changed.",
+            )
+            return _clean_redirect(home)
     connection = _link(user, me)
     store_tokens(connection, tokens)
     name = connection.talkdesk_name or "your Talkdesk user"
@@ -173,13 +185,22 @@ def _user_for(me: Me) -> Any:
     if linked is not None:
         return linked.user
     user_model = get_user_model()
+    username = f"talkdesk-{me.id}"[:150]
+    if user_model.objects.filter(username=username).exists():
+        return None  # never take over an account that merely has the expected name
     first, _, last = me.name.partition(" ")
     user = user_model.objects.create_user(
-        username=f"talkdesk-{me.id}"[:150], email=me.email, first_name=first, last_name=last
+        username=username, email=me.email, first_name=first, last_name=last
     )
     user.set_unusable_password()
     user.save()
     return user
+
+
+def _linked_elsewhere(me: Me, user: Any) -> bool:
+    return (
+        TalkdeskConnection.objects.filter(talkdesk_user_id=me.id).exclude(user_id=user.pk).exists()
+    )
 
 
 def _link(user: Any, me: Me | None) -> TalkdeskConnection:
