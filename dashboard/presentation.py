@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.forms import CUSTOM_FIELD_PREFIX, PRESETS, CaseFilterForm
 from dashboard.talkdesk import Case, CaseField, User
-from dashboard.talkdesk.params import LABELS
+from dashboard.talkdesk.params import LABELS, normalise_enum
 
 # Column key → header. Order here is the order on screen.
 COLUMNS: dict[str, str] = {
@@ -161,14 +161,16 @@ class Chip:
     remove_url: str
 
 
-def _without(query: QueryDict, name: str, value: str | None = None) -> str:
+def _without(query: QueryDict, name: str, values: Iterable[str] | None = None) -> str:
+    """The link that drops `name` (or only some of its `values`) and the transient state."""
     remaining = query.copy()
     for transient in ("page", "case", "refresh"):
         remaining.pop(transient, None)
-    if value is None:
+    if values is None:
         remaining.pop(name, None)
     else:
-        remaining.setlist(name, [item for item in remaining.getlist(name) if item != value])
+        dropped = set(values)
+        remaining.setlist(name, [item for item in remaining.getlist(name) if item not in dropped])
     encoded = remaining.urlencode()
     return f"?{encoded}" if encoded else "?"
 
@@ -196,9 +198,13 @@ def active_filters(
     chips: list[Chip] = []
     for name in ("status", "priority", "type", "about"):
         label = str(form.fields[name].label)
+        spell = str.strip if name == "about" else normalise_enum
         raw = query.getlist(name)
-        for value, original in zip(data.get(name) or (), raw, strict=False):
-            chips.append(Chip(label, LABELS.get(value, value), _without(query, name, original)))
+        for value in data.get(name) or ():
+            # Every spelling in the URL that means this value goes with its chip
+            # (?status=open&status=OPEN is one filter, one chip).
+            spellings = [original for original in raw if spell(original) == value]
+            chips.append(Chip(label, LABELS.get(value, value), _without(query, name, spellings)))
     for prefix, label in (("update_at", "Updated"), ("create_at", "Created")):
         after, before = data.get(f"{prefix}_after", ""), data.get(f"{prefix}_before", "")
         if after or before:

@@ -350,3 +350,13 @@ def test_a_reconnect_is_asked_for_on_the_list_and_on_a_case(
     detail = manager_client.get("/cases/12/")
     assert detail.status_code == 200 and "Connect Talkdesk" in detail.content.decode()
     assert sandbox_requests.requests == []
+
+
+def test_one_chip_per_filter_value_however_often_or_however_spelled(
+    manager_client: Client,
+) -> None:
+    html = manager_client.get("/cases/?status=open&status=OPEN&about=a&about=a&about=b").content
+    text = html.decode()
+    assert text.count("Remove filter Status: Open") == 1
+    assert 'href="?about=a&amp;about=a&amp;about=b"' in text  # removing Open drops both spellings
+    assert 'href="?status=open&amp;status=OPEN&amp;about=b"' in text  # removing "a" drops both
