@@ -161,10 +161,29 @@ class Chip:
     remove_url: str
 
 
+# Never carried into a link to another state of the view: which page, which open case, and
+# whether to bypass the cache belong to the request that had them.
+TRANSIENT_PARAMETERS = ("page", "case", "refresh")
+
+
+def view_link(query: QueryDict, **changes: str | None) -> str:
+    """A link to the same view with `changes` applied (None removes a parameter)."""
+    changed = query.copy()
+    for name in TRANSIENT_PARAMETERS:
+        changed.pop(name, None)
+    for name, value in changes.items():
+        if value is None:
+            changed.pop(name, None)
+        else:
+            changed[name] = value
+    encoded = changed.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
 def _without(query: QueryDict, name: str, values: Iterable[str] | None = None) -> str:
     """The link that drops `name` (or only some of its `values`) and the transient state."""
     remaining = query.copy()
-    for transient in ("page", "case", "refresh"):
+    for transient in TRANSIENT_PARAMETERS:
         remaining.pop(transient, None)
     if values is None:
         remaining.pop(name, None)
@@ -272,11 +291,7 @@ def pager(query: QueryDict, page: int, page_count: int, window: int = 2) -> list
     """First, previous, a window of numbers with gaps, next, last: real links throughout."""
 
     def url(number: int) -> str:
-        changed = query.copy()
-        changed.pop("case", None)
-        changed.pop("refresh", None)
-        changed["page"] = str(number)
-        return f"?{changed.urlencode()}"
+        return view_link(query, page=str(number))
 
     links = [
         PagerLink("«", url(1) if page > 1 else None, aria_label="First page"),
@@ -323,11 +338,7 @@ def sort_headers(
             continue
         current = order_by == field
         descending = (sort or "DESC") == "DESC"
-        changed = query.copy()
-        for name in ("page", "case", "refresh"):
-            changed.pop(name, None)
-        changed["order_by"] = field
-        changed["sort"] = "ASC" if current and descending else "DESC"
+        url = view_link(query, order_by=field, sort="ASC" if current and descending else "DESC")
         aria = ("descending" if descending else "ascending") if current else "none"
-        headers.append(SortHeader(key, COLUMNS[key], f"?{changed.urlencode()}", aria))
+        headers.append(SortHeader(key, COLUMNS[key], url, aria))
     return headers

@@ -31,6 +31,7 @@ from dashboard.forms import (
 from dashboard.presentation import (
     COLUMNS,
     DEFAULT_COLUMNS,
+    TRANSIENT_PARAMETERS,
     active_filters,
     chosen_columns,
     pager,
@@ -39,6 +40,7 @@ from dashboard.presentation import (
     status_badge,
     summary,
     table_body,
+    view_link,
 )
 from dashboard.talkdesk import (
     Case,
@@ -231,10 +233,6 @@ def _canonical(query: QueryDict) -> QueryDict:
     return clean
 
 
-# Moving between pages or opening a case leaves the filter form as it is.
-NOT_IN_FORM = ("page", "case", "refresh")
-
-
 def _fragment_flags(request: HtmxHttpRequest, params: QueryDict) -> dict[str, bool]:
     """Which parts of the page come back out of band with the results.
 
@@ -246,7 +244,7 @@ def _fragment_flags(request: HtmxHttpRequest, params: QueryDict) -> dict[str, bo
     if request.htmx.trigger == "filters":
         return {"swap_form": False, "swap_errors": True}
     before = _canonical(QueryDict(urlsplit(request.htmx.current_url or "").query))
-    changed = _without(before, *NOT_IN_FORM) != _without(params, *NOT_IN_FORM)
+    changed = _without(before, *TRANSIENT_PARAMETERS) != _without(params, *TRANSIENT_PARAMETERS)
     return {"swap_form": changed, "swap_errors": False}
 
 
@@ -255,19 +253,6 @@ QUICK_FILTERS = ("status", "priority", "type")
 BAR_PARAMETERS = {"title", "status", "priority", "type", "agent_id", "update_at_after",
                   "update_at_before", "per_page", "page", "order_by", "sort", "columns", "case",
                   "refresh"}  # fmt: skip
-
-
-def _link(params: QueryDict, **changes: str | None) -> str:
-    changed = params.copy()
-    for name in ("page", "case", "refresh"):
-        changed.pop(name, None)
-    for name, value in changes.items():
-        if value is None:
-            changed.pop(name, None)
-        else:
-            changed[name] = value
-    encoded = changed.urlencode()
-    return f"?{encoded}" if encoded else "/cases/"
 
 
 def _agent_name(agent_id: str, agents_by_id: dict[str, User]) -> str:
@@ -291,13 +276,15 @@ def _form_context(
         shown = key in columns
         toggled = [c for c in COLUMNS if (c in columns) != (c == key)]
         value = None if tuple(toggled) == DEFAULT_COLUMNS or not toggled else ",".join(toggled)
-        column_choices.append({"label": label, "shown": shown, "url": _link(params, columns=value)})
+        column_choices.append(
+            {"label": label, "shown": shown, "url": view_link(params, columns=value)}
+        )
     current_after = params.get("update_at_after", "")
     update_presets = [
-        {"label": "Any time", "url": _link(params, update_at_after=None, update_at_before=None),
+        {"label": "Any time", "url": view_link(params, update_at_after=None, update_at_before=None),
          "current": not current_after and not params.get("update_at_before")},
         *(
-            {"label": label.capitalize(), "url": _link(params, update_at_after=value, update_at_before=None),
+            {"label": label.capitalize(), "url": view_link(params, update_at_after=value, update_at_before=None),
              "current": current_after == value and not params.get("update_at_before")}
             for value, label in PRESETS.items()
         ),
@@ -323,7 +310,7 @@ def _form_context(
         "timezone_name": timezone.get_current_timezone_name(),
         "about_values": _seen_about_values(viewer_id),
         "loosen": chips[-1] if chips else None,
-        "first_page_url": _link(params),
+        "first_page_url": view_link(params),
     }
 
 
