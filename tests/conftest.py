@@ -20,7 +20,7 @@ from dashboard.models import TalkdeskConnection
 from dashboard.sandbox.server import Sandbox
 from dashboard.talkdesk.models import parse_token_response
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.browser"]
 
 TEST_REDIRECT_URI = "http://localhost/talkdesk/callback/"
 PASSWORD = "correct-horse-battery-staple"

@@ -1,99 +1,19 @@
-"""The pages in a real headless Chromium (Debian's), served the production way.
-
-The app runs in a live server thread without Django's static-files shortcut, so WhiteNoise
-serves the collected, hashed files and the strict CSP applies exactly as in production.
-"""
+"""The pages in a real headless Chromium (fixtures in tests/fixtures/browser.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import User
-from django.test.testcases import LiveServerThread
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from dashboard.sandbox.server import Sandbox
-from tests.conftest import PASSWORD, connect
+from tests.conftest import PASSWORD
+from tests.fixtures.browser import Watch, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-# Playwright's sync API keeps an event loop on the main thread, which Django's async-safety
-# check mistakes for async code calling the ORM; the tests' ORM calls are all synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    # Playwright's own browser download does not work here; Debian's chromium does.
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    }
-
-
-@pytest.fixture(scope="session")
-def app_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    with django_db_blocker.unblock():
-        thread = LiveServerThread("127.0.0.1", static_handler=lambda handler: handler)
-        thread.daemon = True
-        thread.start()
-        thread.is_ready.wait()
-        if thread.error:
-            raise thread.error
-    yield f"http://127.0.0.1:{thread.port}"
-    thread.terminate()
-
-
-class Watch:
-    """Everything the browser complains about: console errors, page errors, CSP reports."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type in {"error", "warning"} or "Content Security Policy" in message.text:
-            self.problems.append(f"{message.type}: {message.text}")
-
-
-@pytest.fixture
-def browser_page(browser: Browser, app_url: str) -> Iterator[tuple[Page, Watch]]:
-    context = browser.new_context(base_url=app_url, timezone_id="Europe/Berlin")
-    page = context.new_page()
-    watch = Watch(page)
-    yield page, watch
-    context.close()
-
-
-@pytest.fixture
-def signed_in_page(
-    browser_page: tuple[Page, Watch], sandbox: Sandbox, settings: Any
-) -> tuple[Page, Watch]:
-    page, watch = browser_page
-    user = User.objects.create_user("ana", password=PASSWORD, first_name="Ana")
-    connect(user, sandbox, agent_index=0)
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "ana")
-    page.fill("#id_password", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/cases/$"))
-    return page, watch
-
-
-def serious_violations(page: Page, context: str | None = None) -> list[str]:
-    results = Axe().run(page, context=context)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
 
 
 def row_count(page: Page) -> int:

@@ -21,14 +21,7 @@ from dashboard.sandbox.data import Case
 from dashboard.sandbox.server import Sandbox
 from dashboard.talkdesk import CaseQuery
 from dashboard.views.cases import agents
-from tests.test_browser import (  # noqa: F401 (fixtures)
-    Watch,
-    app_url,
-    browser_page,
-    browser_type_launch_args,
-    serious_violations,
-    signed_in_page,
-)
+from tests.fixtures.browser import Watch, serious_violations
 
 pytestmark = pytest.mark.django_db
 
@@ -274,7 +267,7 @@ def test_one_overview_costs_about_one_round_trip(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_in_a_browser_the_overview_refreshes_itself_within_the_csp(
-    signed_in_page: tuple[Page, Watch],  # noqa: F811 (the fixture imported above)
+    signed_in_page: tuple[Page, Watch],
     sandbox: Sandbox,
 ) -> None:
     page, watch = signed_in_page

@@ -20,14 +20,7 @@ from dashboard.connection import client_for
 from dashboard.models import SavedView, SavedViewVisit
 from dashboard.sandbox.server import Sandbox
 from tests.conftest import signed_in
-from tests.test_browser import (  # noqa: F401 (fixtures)
-    Watch,
-    app_url,
-    browser_page,
-    browser_type_launch_args,
-    serious_violations,
-    signed_in_page,
-)
+from tests.fixtures.browser import Watch, serious_violations
 
 pytestmark = pytest.mark.django_db
 
@@ -570,7 +563,7 @@ def test_the_save_menu_carries_the_current_query_and_offers_to_update_my_views(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_in_a_browser_save_view_saves_the_filters_on_screen_and_the_sidebar_counts_it(
-    signed_in_page: tuple[Page, Watch],  # noqa: F811 (the fixture imported above)
+    signed_in_page: tuple[Page, Watch],
     sandbox: Sandbox,
 ) -> None:
     page, watch = signed_in_page
